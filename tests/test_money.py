@@ -62,6 +62,14 @@ def test_round_to_total_refuses_impossible_total():
         round_to_total([Fraction(1, 2), Fraction(1, 2)], 5)
 
 
+def test_relaxed_rounding_meets_any_total():
+    # 1.5 + 1.5 = 3 cannot round to 6 within a pound each; relaxed mode still adds up,
+    # giving the extra pounds in remainder order, one per pass
+    assert round_to_total([Fraction(3, 2), Fraction(3, 2)], 6, strict=False) == [3, 3]
+    # 1.25 + 1.75 = 3 to a total of 1: two pounds off, taken smallest remainder first
+    assert round_to_total([Fraction(5, 4), Fraction(7, 4)], 1, strict=False) == [0, 1]
+
+
 def test_apportion_by_hand():
     # 100 shared 1:2:3 -> 16.67, 33.33, 50 -> 17, 33, 50
     assert apportion(100, [1, 2, 3]) == [17, 33, 50]

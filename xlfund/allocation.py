@@ -351,10 +351,16 @@ def allocate(schools: pd.DataFrame, clusters: pd.DataFrame, params: Parameters) 
         )
     )
 
+    # Protection moves money between clusters, so its pounds add up to nothing.
+    protection = dict(
+        zip(ids, round_to_total([adjustment[k] for k in ids], 0, ids, strict=False), strict=True)
+    )
     rows = []
     for cl in cluster_rows:
         k = cl.cluster_id
-        elements = round_to_total([*cluster_elements[k], adjustment[k]], annual[k])
+        formula_total = annual[k] - protection[k]
+        elements = [*round_to_total(cluster_elements[k], formula_total, strict=False),
+                    protection[k]]
         pupils = sum((s.counts[0] for s in members[k]), Fraction(0))
         row = {
             c.CLUSTER_ID: k,

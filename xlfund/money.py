@@ -61,6 +61,8 @@ def round_to_total(
     values: Sequence[Fraction | int],
     total: int,
     keys: Sequence[Hashable] | None = None,
+    *,
+    strict: bool = True,
 ) -> list[int]:
     """Round each value to whole pounds so that the results add up to ``total`` exactly.
 
@@ -68,25 +70,34 @@ def round_to_total(
     missing go one each to the values with the largest fractional parts.  Ties go to
     the smallest key (default: position), so the result never depends on row order
     when keys are given.  Each result is the floor or the ceiling of its value.
+
+    With ``strict=False`` a total that is not reachable that way (the values' own sum
+    rounded differently elsewhere) is still met: the extra pounds are added to, or taken
+    from, the values in remainder order, one pound each per pass.
     """
     exact_values = [Fraction(v) for v in values]
     floors = [math.floor(v) for v in exact_values]
     missing = total - sum(floors)
-    if not 0 <= missing <= len(exact_values):
-        raise ValueError(
-            f"cannot round {len(exact_values)} values adding up to "
-            f"{float(sum(exact_values)):,.2f} to a total of {total:,}"
-        )
     if keys is None:
         keys = range(len(exact_values))
     elif len(keys) != len(exact_values):
         raise ValueError("round_to_total needs one key per value")
+    if not 0 <= missing <= len(exact_values):
+        if strict or not exact_values:
+            raise ValueError(
+                f"cannot round {len(exact_values)} values adding up to "
+                f"{float(sum(exact_values)):,.2f} to a total of {total:,}"
+            )
+    # Pounds are added where the remainder is largest, and taken (relaxed mode only)
+    # where it is smallest; ties go to the smallest key either way.
+    sign = -1 if missing >= 0 else 1
     order = sorted(
         range(len(exact_values)),
-        key=lambda i: (-(exact_values[i] - floors[i]), keys[i]),
+        key=lambda i: (sign * (exact_values[i] - floors[i]), keys[i]),
     )
-    for i in order[:missing]:
-        floors[i] += 1
+    step = 1 if missing >= 0 else -1
+    for n in range(abs(missing)):
+        floors[order[n % len(order)]] += step
     return floors
 
 
