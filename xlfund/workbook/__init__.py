@@ -1,0 +1,1 @@
+"""Workbook files: the template writer, the reader and the allocation writer."""
