@@ -39,6 +39,7 @@ from .money import (
 from .parameters import Parameters
 
 COUNT_COLUMNS = tuple(count for _, count, _ in c.FACTORS)
+NOTIONAL_GBP = "Notional allocation (£)"
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,9 @@ def _read_clusters(clusters: pd.DataFrame, problems: list[str]) -> list[_Cluster
     seen: set[str] = set()
     for row in clusters.to_dict("records"):
         if _is_blank(row.get(c.CLUSTER_ID)):
-            problems.append("A row of the Clusters table has no Cluster ID. Fill it in or delete it.")
+            problems.append(
+                "A row of the Clusters table has no Cluster ID. Fill it in or delete it."
+            )
             continue
         cluster_id = _cluster_key(row[c.CLUSTER_ID])
         if cluster_id in seen:
@@ -323,7 +326,9 @@ def allocate(schools: pd.DataFrame, clusters: pd.DataFrame, params: Parameters) 
         values = [Fraction(params.lump_sum_per_school)]
         for i, (key, _, _) in enumerate(c.FACTORS):
             total = factor_totals[i]
-            values.append(pots.factor_pots[key] * school.counts[i] / total if total else Fraction(0))
+            values.append(
+                pots.factor_pots[key] * school.counts[i] / total if total else Fraction(0)
+            )
         return values
 
     per_school = {s.urn: school_elements(s) for s in school_rows}
@@ -339,7 +344,11 @@ def allocate(schools: pd.DataFrame, clusters: pd.DataFrame, params: Parameters) 
 
     ids = [cl.cluster_id for cl in cluster_rows]
     annual = dict(
-        zip(ids, round_to_total([exact_annual[k] for k in ids], pots.distributable, ids), strict=True)
+        zip(
+            ids,
+            round_to_total([exact_annual[k] for k in ids], pots.distributable, ids),
+            strict=True,
+        )
     )
     part_year = dict(
         zip(
@@ -359,8 +368,10 @@ def allocate(schools: pd.DataFrame, clusters: pd.DataFrame, params: Parameters) 
     for cl in cluster_rows:
         k = cl.cluster_id
         formula_total = annual[k] - protection[k]
-        elements = [*round_to_total(cluster_elements[k], formula_total, strict=False),
-                    protection[k]]
+        elements = [
+            *round_to_total(cluster_elements[k], formula_total, strict=False),
+            protection[k],
+        ]
         pupils = sum((s.counts[0] for s in members[k]), Fraction(0))
         row = {
             c.CLUSTER_ID: k,
@@ -376,9 +387,7 @@ def allocate(schools: pd.DataFrame, clusters: pd.DataFrame, params: Parameters) 
         row[c.SHARE] = float(Fraction(annual[k], pots.distributable))
         row[c.PART_YEAR_GBP] = part_year[k]
         row[c.BASELINE] = None if cl.baseline is None else float(cl.baseline)
-        row[c.CHANGE_GBP] = (
-            None if cl.baseline is None else float(annual[k] - cl.baseline)
-        )
+        row[c.CHANGE_GBP] = None if cl.baseline is None else float(annual[k] - cl.baseline)
         rows.append(row)
     table = pd.DataFrame(rows, columns=list(c.ALLOCATION_TABLE.columns))
 
@@ -411,9 +420,16 @@ def _notional_school_amounts(
         amounts = round_to_total(exact_amounts, annual[k], urns)
         for s, amount in zip(schools, amounts, strict=True):
             rows.append(
-                {c.URN: s.urn, c.SCHOOL_NAME: s.name, c.CLUSTER_ID: k, "Notional allocation (£)": amount}
+                {
+                    c.URN: s.urn,
+                    c.SCHOOL_NAME: s.name,
+                    c.CLUSTER_ID: k,
+                    "Notional allocation (£)": amount,
+                }
             )
-    return pd.DataFrame(rows, columns=[c.URN, c.SCHOOL_NAME, c.CLUSTER_ID, "Notional allocation (£)"])
+    return pd.DataFrame(
+        rows, columns=[c.URN, c.SCHOOL_NAME, c.CLUSTER_ID, "Notional allocation (£)"]
+    )
 
 
 def month_label(month: dt.date) -> str:

@@ -82,12 +82,11 @@ def round_to_total(
         keys = range(len(exact_values))
     elif len(keys) != len(exact_values):
         raise ValueError("round_to_total needs one key per value")
-    if not 0 <= missing <= len(exact_values):
-        if strict or not exact_values:
-            raise ValueError(
-                f"cannot round {len(exact_values)} values adding up to "
-                f"{float(sum(exact_values)):,.2f} to a total of {total:,}"
-            )
+    if not 0 <= missing <= len(exact_values) and (strict or not exact_values):
+        raise ValueError(
+            f"cannot round {len(exact_values)} values adding up to "
+            f"{float(sum(exact_values)):,.2f} to a total of {total:,}"
+        )
     # Pounds are added where the remainder is largest, and taken (relaxed mode only)
     # where it is smallest; ties go to the smallest key either way.
     sign = -1 if missing >= 0 else 1

@@ -101,7 +101,7 @@ class WorkbookData:
         return None
 
     def value(self, sheet: str, address: str) -> Any:
-        from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
+        from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
         letters, row = coordinate_from_string(address)
         col = column_index_from_string(letters)
