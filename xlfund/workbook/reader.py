@@ -38,6 +38,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _row_col(address: str) -> tuple[int, int]:
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+    letters, row = coordinate_from_string(address)
+    return row, column_index_from_string(letters)
+
+
 def normalise_header(value: Any) -> str:
     return re.sub(r"\s+", " ", str(value)).strip().casefold() if value is not None else ""
 
@@ -91,6 +98,8 @@ class WorkbookData:
     tables: dict[str, TableData] = field(default_factory=dict)  # by table name (casefolded)
     table_refs: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (sheet, ref)
     formulas: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet -> A1 -> formula
+    uncached: dict[str, set[str]] = field(default_factory=dict)  # formulas with no result
+    cell_errors: dict[str, dict[str, str]] = field(default_factory=dict)  # A1 -> "#REF!"
     formulas_read: bool = False
 
     def sheet(self, wanted: str) -> str | None:
@@ -112,19 +121,28 @@ class WorkbookData:
 
     def error_cells(self) -> Iterable[tuple[str, str, str]]:
         """(sheet, A1, error) for every cell holding an Excel error value."""
-        errors = set(EXCEL_ERRORS)
+        for sheet, cells in self.cell_errors.items():
+            for address, error in cells.items():
+                yield sheet, address, error
         for sheet, grid in self.grids.items():
-            for r, row in enumerate(grid, start=1):
-                for col, value in enumerate(row, start=1):
-                    if isinstance(value, str) and value in errors:
-                        yield sheet, cell_address(r, col), value
+            if sheet in self.cell_errors or not grid:
+                continue
+            frame = pd.DataFrame(grid)
+            hits = frame.isin(EXCEL_ERRORS).to_numpy().nonzero()
+            for r, col in zip(*hits, strict=True):
+                yield sheet, cell_address(r + 1, col + 1), frame.iat[r, col]
 
     def uncalculated_cells(self) -> Iterable[tuple[str, str, str]]:
-        """(sheet, A1, formula) for formula cells that carry no cached value."""
+        """(sheet, A1, formula) for formula cells that carry no saved result."""
         for sheet, cells in self.formulas.items():
-            for address, formula in cells.items():
-                if self.value(sheet, address) is None:
-                    yield sheet, address, formula
+            if self.formulas_read:
+                missing = self.uncached.get(sheet, set())
+                for address in sorted(missing, key=_row_col):
+                    yield sheet, address, cells.get(address, "=")
+            else:
+                for address, formula in cells.items():
+                    if self.value(sheet, address) is None:
+                        yield sheet, address, formula
 
     def find_table(self, spec: TableSpec) -> TableData | None:
         """The table by its Excel name, else by a header row holding its required columns."""
@@ -245,27 +263,17 @@ def read_values(path: Path) -> WorkbookData:
 
 
 def read_formulas(path: Path, data: WorkbookData) -> None:
-    """Add every formula's text (openpyxl, read-only: nothing is evaluated or run)."""
-    from openpyxl import load_workbook
+    """Add formula text, formulas without saved results and error values (one XML pass)."""
+    from .cells import scan_workbook
 
-    wb = load_workbook(path, read_only=True, data_only=False, keep_links=False)
-    try:
-        for ws in wb.worksheets:
-            cells: dict[str, str] = {}
-            for row in ws.iter_rows():
-                for cell in row:
-                    value = getattr(cell, "value", None)
-                    if isinstance(value, str) and value.startswith("="):
-                        cells[cell.coordinate] = value
-                    elif value is not None and type(value).__name__ in (
-                        "ArrayFormula", "DataTableFormula"
-                    ):
-                        cells[cell.coordinate] = str(getattr(value, "text", "") or "=")
-            if cells:
-                data.formulas[ws.title] = cells
-        data.formulas_read = True
-    finally:
-        wb.close()
+    for sheet, cells in scan_workbook(path).items():
+        if cells.formulas:
+            data.formulas[sheet] = cells.formulas
+        if cells.uncached:
+            data.uncached[sheet] = cells.uncached
+        if cells.errors:
+            data.cell_errors[sheet] = cells.errors
+    data.formulas_read = True
 
 
 def read_workbook(path: str | Path, *, formulas: bool = True) -> WorkbookData:
