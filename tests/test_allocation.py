@@ -236,3 +236,26 @@ def test_more_pupils_never_means_less_money(scenario, extra, data):
     after = allocate(more, clusters, params)
     cid = schools.loc[i, c.CLUSTER_ID]
     assert after.exact_annual[cid] >= before.exact_annual[cid]
+
+
+def test_protected_cluster_never_published_below_its_floor():
+    # floor -1.5%: Y's floor is 300 x 0.985 = 295.50, so at least £296 must be published
+    clusters = WORKED_CLUSTERS.assign(**{c.BASELINE: [400, 300]})
+    result = allocate(WORKED_SCHOOLS, clusters, WORKED_PARAMS.replace(
+        protection_floor=Fraction(-3, 200)))
+    assert row(result, "Y")[c.ANNUAL_GBP] >= 296
+    assert result.clusters[c.ANNUAL_GBP].sum() == 750
+
+
+def test_empty_clusters_table_is_explained():
+    empty = WORKED_CLUSTERS.iloc[0:0]
+    with pytest.raises(InputError, match="not in the Clusters table|has no clusters"):
+        allocate(WORKED_SCHOOLS, empty, WORKED_PARAMS)
+
+
+def test_on_cost_rate_by_hand():
+    from xlfund.retained import LGPS_RATE, employer_on_cost_rate
+
+    # £20,000 LGPS member: NI 13.8% x (20,000 - 7,696) = 1,697.952, less the 3.4% rebate
+    # on 20,000 - 5,668 = 487.288, so 1,210.664; pension 17% = 3,400; total 4,610.664
+    assert employer_on_cost_rate(20_000, LGPS_RATE) == Fraction(4_610_664, 1000) / 20_000

@@ -17,6 +17,7 @@ All arithmetic is exact (``Fraction``); published figures are whole pounds.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
@@ -263,8 +264,12 @@ def _protect(
     adjustment = {cl.cluster_id: Fraction(0) for cl in clusters}
     if floor is None:
         return adjustment
+    # Floors are whole pounds (rounded up), so rounding can never publish a protected
+    # cluster a pound below its floor: whole amounts are never moved by largest remainder.
     floors = {
-        cl.cluster_id: cl.baseline * (1 + floor) for cl in clusters if cl.baseline is not None
+        cl.cluster_id: Fraction(math.ceil(cl.baseline * (1 + floor)))
+        for cl in clusters
+        if cl.baseline is not None
     }
     needed = {k: f - formula[k] for k, f in floors.items() if formula[k] < f}
     gains = {k: formula[k] - f for k, f in floors.items() if formula[k] > f}
@@ -295,7 +300,7 @@ def allocate(schools: pd.DataFrame, clusters: pd.DataFrame, params: Parameters) 
     known = {cl.cluster_id for cl in cluster_rows}
     members: dict[str, list[_School]] = defaultdict(list)
     for school in school_rows:
-        if known and school.cluster not in known:
+        if cluster_rows and school.cluster not in known:
             problems.append(
                 f"School {school.label} is in cluster '{school.cluster}', which is not in "
                 "the Clusters table. Choose a Cluster ID from the Clusters table."
@@ -309,6 +314,8 @@ def allocate(schools: pd.DataFrame, clusters: pd.DataFrame, params: Parameters) 
             )
     if not school_rows and not problems:
         problems.append("The Schools table has no schools. Add at least one school.")
+    if not cluster_rows and not problems:
+        problems.append("The Clusters table has no clusters. Add at least one cluster.")
     if problems:
         raise InputError(problems)
 
@@ -414,7 +421,10 @@ def _notional_school_amounts(
         exact_amounts = []
         for s in schools:
             own = sum(per_school[s.urn], Fraction(0))
-            share_of_protection = adjustment[k] * own / formula[k] if formula[k] else Fraction(0)
+            # protection follows each school's formula share; equally if all are £0
+            share_of_protection = (
+                adjustment[k] * own / formula[k] if formula[k] else adjustment[k] / len(schools)
+            )
             exact_amounts.append(own + share_of_protection)
         urns = [s.urn for s in schools]
         amounts = round_to_total(exact_amounts, annual[k], urns)

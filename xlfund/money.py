@@ -147,7 +147,7 @@ def part_year_fraction(
     full_year = months_in_period(financial_year_start, financial_year_end)
     if full_year <= 0:
         raise ValueError("the financial year ends before it starts")
-    return Fraction(min(months, full_year), 12)
+    return Fraction(min(months, full_year, 12), 12)
 
 
 def month_starts(first: dt.date, count: int) -> list[dt.date]:

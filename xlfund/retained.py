@@ -19,10 +19,11 @@ from .money import exact, round_half_up
 
 # [public] 2013-14 employer National Insurance: 13.8% above the secondary threshold,
 # less the 3.4% contracted-out rebate for members of the LGPS or Teachers' Pension Scheme
-# on earnings from the threshold up to the upper accrual point.
+# on earnings from the lower earnings limit up to the upper accrual point.
 NI_RATE = Fraction(138, 1000)
 NI_THRESHOLD = 7_696
 CONTRACTED_OUT_REBATE = Fraction(34, 1000)
+LOWER_EARNINGS_LIMIT = 5_668
 UPPER_ACCRUAL_POINT = 40_040
 # [public] employer pension rates: Teachers' Pension 14.1% (to August 2015);
 # LGPS varies by fund, about 15-20%: 17% assumed.
@@ -38,7 +39,7 @@ def employer_on_cost_rate(salary: int, pension_rate: Fraction) -> Fraction:
     if salary <= 0:
         return pension_rate
     ni = NI_RATE * max(0, salary - NI_THRESHOLD)
-    ni -= CONTRACTED_OUT_REBATE * max(0, min(salary, UPPER_ACCRUAL_POINT) - NI_THRESHOLD)
+    ni -= CONTRACTED_OUT_REBATE * max(0, min(salary, UPPER_ACCRUAL_POINT) - LOWER_EARNINGS_LIMIT)
     return (ni + pension_rate * salary) / salary
 
 
