@@ -150,7 +150,6 @@ def reordered_columns(wb):
 
 def extra_user_column(wb):
     ws = wb[c.SCHOOLS]
-    table = ws.tables["Schools"]
     last = ws.max_column + 1
     ws.cell(HEADER + 0, last + 2, "My own notes")  # outside the table: ignored
 

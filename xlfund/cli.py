@@ -108,6 +108,115 @@ def allocate_command(
     print_allocation(allocate_file(workbook, output, recalc=recalc))
 
 
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".ods")
+
+
+def expand_paths(arguments: list[str]) -> list[Path]:
+    """Files as given, folders searched recursively for spreadsheets, globs expanded."""
+    import glob
+
+    found: list[Path] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file()
+                            and p.suffix.lower() in SPREADSHEET_SUFFIXES
+                            and not p.name.startswith("~$"))
+        elif path.exists():
+            found.append(path)
+        elif any(ch in argument for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(argument, recursive=True))
+            if not matches:
+                raise typer.BadParameter(f"no files match {argument!r}", param_hint="PATH")
+            found += [m for m in matches if m.is_file()]
+        else:
+            raise typer.BadParameter(f"{argument!r} does not exist", param_hint="PATH")
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise typer.BadParameter("no spreadsheet files found", param_hint="PATH")
+    return unique
+
+
+def check_paths(paths: list[Path], *, audit: bool, jobs: int, limits: dict) -> list:
+    """Validate every file; each gets a Report, whatever is wrong with it."""
+    from rich.progress import Progress
+
+    try:
+        from .batch import Limits, check_files
+    except ImportError:  # the isolated batch runner is optional during development
+        return [_check_in_process(p) for p in paths]
+
+    show = err_console.is_terminal and len(paths) > 1
+    with Progress(console=err_console, disable=not show, transient=True) as progress:
+        task = progress.add_task("Validating", total=len(paths))
+        return check_files(paths, Limits(**{k: v for k, v in limits.items() if v is not None}),
+                           jobs=jobs, audit=audit,
+                           progress=lambda *_: progress.advance(task))
+
+
+def _check_in_process(path: Path):  # noqa: ANN202
+    from .findings import Finding, Report, Severity
+    from .validation import validate as run_validation
+
+    try:
+        return run_validation(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a finding
+        report = Report(str(path), unreadable=True)
+        report.findings.append(Finding("FILE000", Severity.ERROR, "", "",
+                                       f"The file could not be read: {exc}",
+                                       "Check that it is an Excel workbook (.xlsx/.xlsm)."))
+        return report
+
+
+@app.command()
+def validate(
+    paths: list[str] = typer.Argument(..., metavar="PATH...",
+                                      help="Workbooks, folders (searched recursively) or globs."),
+    format: str = typer.Option("text", "--format", "-f",
+                               help="Report format: text, json or junit (JUnit XML for CI)."),
+    output: Path | None = typer.Option(None, "--output", "-o",
+                                       help="Write the report to this file instead of the screen."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail too."),
+    audit: bool = typer.Option(True, help="Include the formula audit."),
+    jobs: int = typer.Option(0, "--jobs", "-j",
+                             help="Files checked at once (0: one per CPU core)."),
+    timeout: float | None = typer.Option(None, "--timeout",
+                                         help="Seconds allowed per file (default 120)."),
+    max_memory: int | None = typer.Option(None, "--max-memory",
+                                          help="Memory allowed per file, in MB (default 2048)."),
+    max_cells: int | None = typer.Option(None, "--max-cells",
+                                         help="Cells a sheet may claim (default 20 million)."),
+) -> None:
+    """Check workbooks before sign-off; every finding names its sheet and cell.
+
+    Exit code 0: no errors (with --strict, no warnings either); 1: a file has errors or
+    could not be read; 2: the command line was wrong.
+    """
+    from .files import atomic_path
+    from .reporting import RENDERERS
+
+    if format not in RENDERERS:
+        raise typer.BadParameter("choose text, json or junit", param_hint="--format")
+    files = expand_paths(paths)
+    reports = check_paths(files, audit=audit, jobs=jobs,
+                          limits={"timeout_s": timeout, "max_memory_mb": max_memory,
+                                  "max_cells": max_cells})
+    rendered = RENDERERS[format](reports, strict)
+    if output is not None:
+        with atomic_path(output) as tmp:
+            tmp.write_text(rendered, encoding="utf-8")
+        from .reporting import summary
+
+        s = summary(reports, strict)
+        err_console.print(f"{s['files']} checked: {s['valid']} valid, {s['invalid']} invalid, "
+                          f"{s['unreadable']} unreadable. Report written to {output}.",
+                          soft_wrap=True)
+    else:
+        print(rendered, end="")
+    if not all(r.passed(strict) for r in reports):
+        raise typer.Exit(1)
+
+
 def version_callback(value: bool) -> None:
     if value:
         console.print(f"xlfund {__version__}")
