@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import contract as c
@@ -391,42 +392,38 @@ class Validator:
                      f"The allocation cannot be recomputed: {err.problems[0]}")
             return
         expected = result.clusters.set_index(c.CLUSTER_ID)
-        shown_ids = id_text(frame[c.CLUSTER_ID]) if c.CLUSTER_ID in frame else None
-        if shown_ids is None:
+        if c.CLUSTER_ID not in frame:
             return
-        for cid in expected.index:
-            if cid not in set(shown_ids.dropna()):
-                self.add("ALLOC001", table.sheet, table.header_cell(table.column(c.CLUSTER_ID)),
-                         f"Cluster {cid} ({expected.at[cid, c.CLUSTER_NAME]}) is missing from "
-                         "the Allocation table.")
+        shown_ids = id_text(frame[c.CLUSTER_ID])
+        for cid in expected.index.difference(pd.Index(shown_ids.dropna().astype(str))):
+            self.add("ALLOC001", table.sheet, table.header_cell(table.column(c.CLUSTER_ID)),
+                     f"Cluster {cid} ({expected.at[cid, c.CLUSTER_NAME]}) is missing from "
+                     "the Allocation table.")
+        first = shown_ids.notna() & ~shown_ids.duplicated(keep="first")
+        known = shown_ids.isin(expected.index)
+        for row in shown_ids[first & ~known].index:
+            self.add("ALLOC002", table.sheet, self.cell(spec, c.CLUSTER_ID, row),
+                     f"Cluster {shown_ids[row]} is in the Allocation table but not in the "
+                     "Clusters table.")
+        rows = shown_ids[first & known]
+        want_frame = expected.loc[rows.to_numpy()]
         compared = [col for col in (c.SCHOOL_COUNT, c.PUPILS, *c.ELEMENT_COLUMNS[:-1],
                                     c.FORMULA_GBP, c.PROTECTION_GBP, c.ANNUAL_GBP,
-                                    c.PART_YEAR_GBP) if col in frame]
-        seen: set[str] = set()
-        for row, cid in shown_ids.items():
-            if cid is None or cid is pd.NA or cid in seen:
-                continue
-            seen.add(cid)
-            if cid not in expected.index:
-                self.add("ALLOC002", table.sheet, self.cell(spec, c.CLUSTER_ID, row),
-                         f"Cluster {cid} is in the Allocation table but not in the Clusters "
-                         "table.")
-                continue
-            for column in compared:
-                shown = frame.at[row, column]
-                want = expected.at[cid, column]
-                got = numeric(pd.Series([shown]))[0]
-                if pd.isna(got) or abs(got - float(want)) > 1e-9:
-                    diff = "" if pd.isna(got) else f" (a difference of {_pounds(got - want)})"
-                    self.add("ALLOC003", table.sheet, self.cell(spec, column, row),
-                             f"Cluster {cid}: '{column}' shows {_show(shown)}, but the inputs "
-                             f"give {_show(want)}{diff}.")
-            if c.SHARE in frame:
-                got = numeric(pd.Series([frame.at[row, c.SHARE]]))[0]
-                if pd.isna(got) or abs(got - expected.at[cid, c.SHARE]) > 1e-6:
-                    self.add("ALLOC003", table.sheet, self.cell(spec, c.SHARE, row),
-                             f"Cluster {cid}: Share shows {_show(frame.at[row, c.SHARE])}, but "
-                             f"the inputs give {expected.at[cid, c.SHARE]:.4%}.")
+                                    c.PART_YEAR_GBP, c.SHARE) if col in frame]
+        for column in compared:
+            got = numeric(frame.loc[rows.index, column]).to_numpy(dtype=float)
+            want = want_frame[column].to_numpy(dtype=float)
+            tolerance = 1e-6 if column == c.SHARE else 1e-9
+            bad = np.isnan(got) | (np.abs(got - want) > tolerance)
+            for row, g, w in zip(rows.index[bad], got[bad], want[bad], strict=True):
+                cid, shown = rows[row], frame.at[row, column]
+                if column == c.SHARE:
+                    detail = f"the inputs give {w:.4%}"
+                else:
+                    gap = "" if np.isnan(g) else f" (a difference of {_pounds(g - w)})"
+                    detail = f"the inputs give {_show(float(w))}{gap}"
+                self.add("ALLOC003", table.sheet, self.cell(spec, column, row),
+                         f"Cluster {cid}: '{column}' shows {_show(shown)}, but {detail}.")
         self.check_allocation_totals(frame, table, result)
 
     def check_allocation_totals(self, frame: pd.DataFrame, table: TableData, result) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -25,7 +26,8 @@ def blank(series: pd.Series) -> pd.Series:
 
 def numeric(series: pd.Series) -> pd.Series:
     """Numbers as floats; NaN for blanks, text and true/false (which are not counts)."""
-    values = series.where(~series.map(lambda v: isinstance(v, bool)), None)
+    is_bool = series.map(type).isin((bool, np.bool_))
+    values = series.mask(is_bool, None) if is_bool.any() else series
     return pd.to_numeric(values, errors="coerce")
 
 
