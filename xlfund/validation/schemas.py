@@ -42,9 +42,11 @@ def is_date(series: pd.Series) -> pd.Series:
 def id_text(series: pd.Series) -> pd.Series:
     """IDs compared as trimmed text (7, 7.0 and '7' are the same ID)."""
     as_number = numeric(series)
-    whole = as_number.notna() & (as_number % 1 == 0)
+    # whole numbers print without ".0"; beyond 2**53 a float is no longer an exact ID
+    whole = as_number.notna() & (as_number % 1 == 0) & (as_number.abs() < 2**53)
     text = series.astype("string").str.strip()
-    text = text.where(~whole, as_number.astype("Int64").astype("string"))
+    if whole.any():
+        text[whole] = as_number[whole].astype("int64").astype("string")
     return text.where(~blank(series), None)
 
 
