@@ -6,7 +6,13 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
+# xlwings reads these once, at import: its decorators become the real Office.js runtime
+# (xlwings Server / Lite), which runs headless here.  The noncommercial key is the
+# PolyForm Noncommercial licence, checked offline.
+os.environ.setdefault("XLWINGS_ON_SERVER", "true")
+os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "workbooks" / "learning_support_allocation.xlsx"

@@ -31,7 +31,9 @@ def test_shipped_template_matches_a_fresh_build(shipped_template, fresh_template
 
 def test_template_follows_the_contract(shipped_template):
     wb = load_workbook(shipped_template)
-    assert wb.sheetnames == list(c.SHEETS)
+    assert wb.sheetnames == [*c.SHEETS, c.XLWINGS_CONF]
+    conf = {row[0].value: row[1].value for row in wb[c.XLWINGS_CONF].iter_rows()}
+    assert conf["UDF Modules"] == "xlfund.excel"
     tables = {name: ws.title for ws in wb.worksheets for name in ws.tables}
     for spec in c.TABLES:
         assert tables.get(spec.name) == spec.sheet, spec.name

@@ -192,7 +192,6 @@ def validate(
     Exit code 0: no errors (with --strict, no warnings either); 1: a file has errors or
     could not be read; 2: the command line was wrong.
     """
-    from .files import atomic_path
     from .reporting import RENDERERS
 
     if format not in RENDERERS:
@@ -201,12 +200,64 @@ def validate(
     reports = check_paths(files, audit=audit, jobs=jobs,
                           limits={"timeout_s": timeout, "max_memory_mb": max_memory,
                                   "max_cells": max_cells})
+    _emit(reports, format, output, strict)
+
+
+def audit_one(path: Path, allowed: tuple[float, ...]):  # noqa: ANN201 - Report
+    """Inspect the file first (zip bombs, encryption), then audit its formulas."""
+    from .audit import AuditUnreadable, audit_workbook
+    from .findings import Report, finding
+    from .safety import preflight
+
+    report = Report(str(path))
+    pre = preflight(path)
+    report.extend(pre.findings)
+    if not pre.readable or not pre.formulas_readable:
+        report.unreadable = not pre.readable
+        if pre.readable:
+            report.extend([finding("FILE016", "", "",
+                                   f"{path.name} is not an .xlsx/.xlsm workbook, so its "
+                                   "formulas cannot be audited.")])
+        return report
+    try:
+        report.extend(audit_workbook(path, allowed_constants=allowed))
+    except AuditUnreadable as exc:
+        report.unreadable = True
+        report.extend([finding("FILE016", "", "", str(exc))])
+    return report
+
+
+@app.command()
+def audit(
+    paths: list[str] = typer.Argument(..., metavar="PATH...",
+                                      help="Workbooks, folders (searched recursively) or globs."),
+    format: str = typer.Option("text", "--format", "-f", help="text, json or junit."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here."),
+    allow_constant: list[float] = typer.Option(
+        [], "--allow-constant", help="A number allowed inside formulas (repeatable), beside "
+        "0, 1, 2, 12, 100 and 1000."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail too."),
+) -> None:
+    """Audit formulas: errors, hard-coded numbers, inconsistent formulas, circular references,
+    empty references, volatile functions, external links, manual calculation."""
+    from .audit import DEFAULT_ALLOWED_CONSTANTS
+
+    allowed = (*DEFAULT_ALLOWED_CONSTANTS, *allow_constant)
+    reports = [audit_one(path, allowed) for path in expand_paths(paths)]
+    _emit(reports, format, output, strict)
+
+
+def _emit(reports: list, format: str, output: Path | None, strict: bool) -> None:
+    """Print or write a report in the chosen format; exit 1 unless every file passed."""
+    from .files import atomic_path
+    from .reporting import RENDERERS, summary
+
+    if format not in RENDERERS:
+        raise typer.BadParameter("choose text, json or junit", param_hint="--format")
     rendered = RENDERERS[format](reports, strict)
     if output is not None:
         with atomic_path(output) as tmp:
             tmp.write_text(rendered, encoding="utf-8")
-        from .reporting import summary
-
         s = summary(reports, strict)
         err_console.print(f"{s['files']} checked: {s['valid']} valid, {s['invalid']} invalid, "
                           f"{s['unreadable']} unreadable. Report written to {output}.",
@@ -215,6 +266,51 @@ def validate(
         print(rendered, end="")
     if not all(r.passed(strict) for r in reports):
         raise typer.Exit(1)
+
+
+@app.command()
+def diff(
+    old: Path = typer.Argument(..., exists=True, dir_okay=False, help="The earlier workbook."),
+    new: Path = typer.Argument(..., exists=True, dir_okay=False, help="The later workbook."),
+    format: str = typer.Option("text", "--format", "-f", help="text or json."),
+) -> None:
+    """Show what changed between two workbooks: schools, clusters, parameters, other cells,
+    and the effect on each cluster's allocation in pounds.  Exit code 1 when they differ."""
+    import json
+
+    from .diff import diff_workbooks
+
+    if format not in ("text", "json"):
+        raise typer.BadParameter("choose text or json", param_hint="--format")
+    result = diff_workbooks(old, new)
+    if format == "json":
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print(result.to_text(), end="" if result.to_text().endswith("\n") else "\n")
+    if not result.identical:
+        raise typer.Exit(1)
+
+
+@app.command("sign-off")
+def sign_off_command(
+    workbook: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                    help="Allocation workbook to sign off."),
+    by: str = typer.Option(..., "--by", help="Name of the person signing off."),
+    output: Path = typer.Option(..., "--output", "-o",
+                                help="New signed-off workbook; the input is never changed."),
+    recalc: bool = typer.Option(True, help="Recalculate formulas with LibreOffice."),
+) -> None:
+    """Sign off a workbook with no errors: record who, when and a content hash in a new copy.
+
+    Validation of the signed-off copy reports any later edit to its inputs or results.
+    """
+    from .signoff import sign_off_file
+
+    outcome = sign_off_file(workbook, output, by, recalc=recalc)
+    console.print(f"Signed off by {outcome.by} on {outcome.when:%d %b %Y %H:%M}; content hash "
+                  f"{outcome.content_hash}. Written to {outcome.path}.", soft_wrap=True)
+    if outcome.note:
+        err_console.print(f"[yellow]Note:[/yellow] {outcome.note}", soft_wrap=True)
 
 
 def version_callback(value: bool) -> None:

@@ -33,6 +33,7 @@ RETAINED = "Retained"
 TIMELINE = "Timeline"
 SCHEDULE = "Schedule"
 VALIDATION = "Validation"
+XLWINGS_CONF = "xlwings.conf"  # settings for the classic xlwings add-in (docs/excel.md)
 SHEETS = (COVER, PARAMETERS, SCHOOLS, CLUSTERS, ALLOCATION, RETAINED, TIMELINE, SCHEDULE)
 
 # Column headers used in more than one place.

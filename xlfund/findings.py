@@ -163,7 +163,10 @@ def checks_markdown() -> str:
         "AUDIT": "Formula audit",
         "LIMIT": "Limits",
     }
-    for prefix, checks in groups.items():
+    order = list(titles)
+    for prefix, checks in sorted(
+        groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)
+    ):
         lines += [f"## {titles.get(prefix, prefix)}", ""]
         for check in sorted(checks, key=lambda c: c.code):
             lines += [

@@ -393,6 +393,29 @@ def write_timeline(wb: Workbook, rows: Sequence[Sequence[Any]] = TIMELINE) -> Wo
     return ws
 
 
+XLWINGS_CONF = (
+    ("Interpreter_Win", None),
+    ("UDF Modules", "xlfund.excel"),
+    ("Debug UDFs", False),
+    ("Use UDF Server", False),
+    ("Show Console", False),
+)
+
+
+def write_xlwings_conf(wb: Workbook) -> Worksheet:
+    """The settings sheet the classic xlwings add-in reads (docs/excel.md).
+
+    Key in column A, value in column B from A1, no header: xlwings' own format.
+    """
+    ws = wb.create_sheet(c.XLWINGS_CONF)
+    for row, (key, value) in enumerate(XLWINGS_CONF, start=1):
+        ws.cell(row, 1, key)
+        ws.cell(row, 2, value)
+    ws.column_dimensions["A"].width = 18
+    ws.column_dimensions["B"].width = 40
+    return ws
+
+
 def build_workbook(
     schools: pd.DataFrame,
     clusters: pd.DataFrame,
@@ -412,6 +435,7 @@ def build_workbook(
     write_retained(wb, posts)
     write_timeline(wb)
     write_schedule(wb, result)
+    write_xlwings_conf(wb)
     for ws in wb.worksheets:
         ws.sheet_view.zoomScale = 90
         ws["A1"].font = Font(bold=True, size=14, color="1F3864")
