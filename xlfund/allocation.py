@@ -87,7 +87,7 @@ def _is_blank(value: Any) -> bool:
         return False
 
 
-def _cluster_key(value: Any) -> str:
+def cluster_key(value: Any) -> str:
     """Cluster IDs compare as trimmed text, so 7 and '7' and ' 7 ' are one cluster."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -98,7 +98,7 @@ def _school_label(row: dict[str, Any]) -> str:
     name = row.get(c.SCHOOL_NAME)
     name = "" if _is_blank(name) else str(name).strip()
     urn = row.get(c.URN)
-    urn_text = "" if _is_blank(urn) else _cluster_key(urn)
+    urn_text = "" if _is_blank(urn) else cluster_key(urn)
     if name and urn_text:
         return f"{name} (URN {urn_text})"
     return name or (f"URN {urn_text}" if urn_text else "a school with no name or URN")
@@ -135,7 +135,7 @@ def _read_schools(schools: pd.DataFrame, problems: list[str]) -> list[_School]:
         if _is_blank(row.get(c.URN)):
             problems.append(f"School {label} has no URN. Enter its 6-digit URN.")
             continue
-        urn = _cluster_key(row[c.URN])
+        urn = cluster_key(row[c.URN])
         if urn in seen:
             problems.append(
                 f"URN {urn} appears twice ({seen[urn]} and {label}). "
@@ -166,7 +166,7 @@ def _read_schools(schools: pd.DataFrame, problems: list[str]) -> list[_School]:
                 )
             counts.append(number)
         name = "" if _is_blank(row.get(c.SCHOOL_NAME)) else str(row[c.SCHOOL_NAME]).strip()
-        out.append(_School(urn, name, label, _cluster_key(row[c.CLUSTER_ID]), tuple(counts)))
+        out.append(_School(urn, name, label, cluster_key(row[c.CLUSTER_ID]), tuple(counts)))
     return out
 
 
@@ -182,7 +182,7 @@ def _read_clusters(clusters: pd.DataFrame, problems: list[str]) -> list[_Cluster
                 "A row of the Clusters table has no Cluster ID. Fill it in or delete it."
             )
             continue
-        cluster_id = _cluster_key(row[c.CLUSTER_ID])
+        cluster_id = cluster_key(row[c.CLUSTER_ID])
         if cluster_id in seen:
             problems.append(
                 f"Cluster ID '{cluster_id}' appears twice in the Clusters table. "

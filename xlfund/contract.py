@@ -150,3 +150,6 @@ VALIDATION_TABLE = TableSpec(
 INPUT_TABLES = (PARAMETERS_TABLE, SCHOOLS_TABLE, CLUSTERS_TABLE, RETAINED_TABLE, TIMELINE_TABLE)
 TABLES = (*INPUT_TABLES, ALLOCATION_TABLE, SCHEDULE_TABLE)
 TABLES_BY_NAME = {t.name: t for t in TABLES}
+
+# Cover status written after allocating, before validation has run.
+ALLOCATED_STATUS = "Allocated: not yet validated"

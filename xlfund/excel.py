@@ -33,20 +33,20 @@ import xlwings as xw
 
 from . import contract as c
 from . import livebook, signoff
-from .allocation import AllocationResult, _cluster_key
+from .allocation import AllocationResult, cluster_key
 from .allocation import allocate as allocate_clusters
 from .errors import InputError, XlfundError
 from .findings import Report
 from .money import exact, part_year_fraction, round_half_up, round_to_total, split
 from .parameters import SPECS_BY_KEY, Parameters, parse_parameters
 from .retained import cost_posts
-from .workbook.reader import _table_from_grid as table_from_grid
+from .workbook.reader import table_from_grid
 from .workbook.style import DATETIME
 
-ALLOCATED_STATUS = "Allocated: not yet validated"
+ALLOCATED_STATUS = c.ALLOCATED_STATUS
 # xlwings' Office.js runtime converts a range argument cell by cell, and outside Pyodide
 # (xlwings Server) that costs about 0.1 ms a cell: half a second for the Schools table.
-# There, ranges come in raw (JSON values) and _clean does the little conversion needed.
+# There, ranges come in raw (JSON values) and _plain_value does the little conversion needed.
 _OFFICE_JS = getattr(xw.func, "__module__", "").endswith("udfs_officejs")
 _RANGE: dict[str, Any] = {"convert": "raw"} if _OFFICE_JS else {"ndim": 2, "err_to_str": True}
 _CELL = {"err_to_str": True}
@@ -77,10 +77,10 @@ def _safely(work: Callable[..., Any], *args: Any) -> Any:
                 "report it to the xlfund maintainers with the workbook.")
 
 
-def _clean(value: Any) -> Any:
+def _plain_value(value: Any) -> Any:
     """Office.js raw values as xlwings would convert them: '' is blank, errors are text."""
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [_plain_value(v) for v in value]
     if isinstance(value, str):
         return value if value else None
     if isinstance(value, dict):  # rich values: errors, formatted numbers, entities
@@ -92,7 +92,7 @@ def _clean(value: Any) -> Any:
 
 def _rows(value: Any) -> list[list[Any]]:
     """A range argument as a list of rows (also a DataFrame or a 1-D list from Python)."""
-    value = _clean(value)
+    value = _plain_value(value)
     if isinstance(value, pd.DataFrame):
         return [list(value.columns), *value.astype(object).values.tolist()]
     if value is None:
@@ -272,7 +272,7 @@ def _cluster_allocation(cluster_id: Any, schools: Any, clusters: Any, parameters
     wanted = _scalar(cluster_id, "cluster_id")
     if wanted is None:
         raise ArgumentError("cluster_id is blank: enter a Cluster ID from the Clusters table.")
-    key = _cluster_key(wanted)
+    key = cluster_key(wanted)
     annual = _allocation(schools, clusters, parameters).annual_by_cluster()
     if key not in annual:
         raise ArgumentError(f"Cluster '{key}' is not in the clusters range: enter a Cluster ID "

@@ -28,7 +28,7 @@ class JobOutcome:
     note: str = ""
 
 
-def _recalculate(path: Path, recalc: bool) -> tuple[bool, str]:
+def recalculate_if_possible(path: Path, recalc: bool) -> tuple[bool, str]:
     """Give the file's formulas cached values with LibreOffice, if asked and available."""
     if not recalc:
         return False, "Formulas were not recalculated (--no-recalc)."
@@ -54,7 +54,7 @@ def make_template(output: Path = DEFAULT_TEMPLATE, *, recalc: bool = True) -> Jo
     wb = build_workbook(schools, clusters, params, posts, result, sample=True)
     with atomic_path(output) as tmp:
         wb.save(tmp)
-        recalculated, note = _recalculate(tmp, recalc)
+        recalculated, note = recalculate_if_possible(tmp, recalc)
     retained = cost_posts(posts, result.pots.retained)
     return JobOutcome(Path(output), result, retained, recalculated, note)
 
@@ -73,10 +73,10 @@ def allocate_file(source: Path, output: Path, *, recalc: bool = True) -> JobOutc
     write_allocation(wb, result)
     write_schedule(wb, result)
     if c.COVER in wb.sheetnames:
-        _set_status(wb, "Allocated: not yet validated")
+        _set_status(wb, c.ALLOCATED_STATUS)
     with atomic_path(output) as tmp:
         wb.save(tmp)
-        recalculated, note = _recalculate(tmp, recalc)
+        recalculated, note = recalculate_if_possible(tmp, recalc)
     return JobOutcome(output, result, retained, recalculated, note)
 
 

@@ -36,7 +36,7 @@ from . import contract as c
 from .findings import Finding, Report, Severity
 from .parameters import SPECS
 from .workbook import style
-from .workbook.reader import TableData, WorkbookData, _table_from_grid, cell_address
+from .workbook.reader import TableData, WorkbookData, cell_address, table_from_grid
 
 # Excel's "Bad" and "Neutral" cell styles; info blue on the Validation sheet only
 SEVERITY_COLOURS = {Severity.ERROR: "#FFC7CE", Severity.WARNING: "#FFEB9C",
@@ -149,7 +149,7 @@ def _read_table(table: Any, sheet_name: str, grid: list[list[Any]]) -> TableData
     header_row = min_row if table.show_headers else max(min_row - 1, 1)
     if header_row > len(grid):  # a table on a sheet Excel sent without values
         return None
-    td = _table_from_grid(table.name, sheet_name, grid, header_row, "table",
+    td = table_from_grid(table.name, sheet_name, grid, header_row, "table",
                           first_col=min_col, last_col=max_col, last_row=last_row)
     td.ref = ref
     return td

@@ -322,7 +322,7 @@ def sign_off_file(source: str | Path, output: str | Path, by: str,
     """
     from openpyxl import load_workbook
 
-    from .jobs import _recalculate
+    from .jobs import recalculate_if_possible
     from .validation import validate
 
     source, output = Path(source), Path(output)
@@ -350,5 +350,5 @@ def sign_off_file(source: str | Path, output: str | Path, by: str,
             cell.number_format = DATETIME
     with atomic_path(output) as tmp:
         wb.save(tmp)
-        recalculated, note = _recalculate(tmp, recalc)
+        recalculated, note = recalculate_if_possible(tmp, recalc)
     return SignOffOutcome(output, by, when, digest, recalculated, note, report.warnings)

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import contract as c
 from ..errors import InputError
 from ..parameters import Parameters, parse_parameters
-from .reader import TableData, WorkbookData, _clean
+from .reader import TableData, WorkbookData, empty_to_none
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def raw_parameters(data: WorkbookData) -> dict[str, Any]:
     for key, value in zip(frame[c.KEY], frame["Value"], strict=True):
         if key is None:
             continue
-        out[str(key).strip()] = _clean(value)
+        out[str(key).strip()] = empty_to_none(value)
     return out
 
 

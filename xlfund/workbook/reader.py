@@ -31,7 +31,7 @@ def cell_address(row: int, column: int) -> str:
     return f"{get_column_letter(column)}{row}"
 
 
-def _clean(value: Any) -> Any:
+def empty_to_none(value: Any) -> Any:
     """Calamine's '' means an empty cell."""
     if isinstance(value, str) and value == "":
         return None
@@ -116,7 +116,7 @@ class WorkbookData:
         col = column_index_from_string(letters)
         grid = self.grids.get(sheet, [])
         if row - 1 < len(grid) and col - 1 < len(grid[row - 1]):
-            return _clean(grid[row - 1][col - 1])
+            return empty_to_none(grid[row - 1][col - 1])
         return None
 
     def error_cells(self) -> Iterable[tuple[str, str, str]]:
@@ -165,11 +165,11 @@ class WorkbookData:
             for r, row in enumerate(grid[:200], start=1):
                 headers = {normalise_header(v) for v in row if isinstance(v, str) and v}
                 if required <= headers:
-                    return _table_from_grid(spec.name, sheet, grid, r, "header")
+                    return table_from_grid(spec.name, sheet, grid, r, "header")
         return None
 
 
-def _table_from_grid(
+def table_from_grid(
     name: str,
     sheet: str,
     grid: list[list[Any]],
@@ -185,7 +185,7 @@ def _table_from_grid(
     columns: dict[str, int] = {}
     for col in range(first_col, last_col + 1):
         value = header_values[col - 1] if col - 1 < len(header_values) else None
-        value = _clean(value)
+        value = empty_to_none(value)
         if value is None:
             if found_by == "header":
                 # a header-found table ends at the first blank header after it started
@@ -201,7 +201,8 @@ def _table_from_grid(
     records, index = [], []
     for r in range(header_row + 1, end + 1):
         row = grid[r - 1] if r - 1 < len(grid) else []
-        values = [_clean(row[col - 1]) if col - 1 < len(row) else None for col in columns.values()]
+        values = [empty_to_none(row[col - 1]) if col - 1 < len(row) else None
+                  for col in columns.values()]
         if all(v is None for v in values):
             continue
         first = values[0]
@@ -253,7 +254,7 @@ def read_values(path: Path) -> WorkbookData:
             grid = data.grids.get(table.sheet, [])
             if not grid:
                 continue
-            td = _table_from_grid(table_name, table.sheet, grid, header_row, "table",
+            td = table_from_grid(table_name, table.sheet, grid, header_row, "table",
                                   first_col=c0 + 1, last_col=c1 + 1, last_row=r1 + 1)
             td.ref = ref
             data.tables[table_name.casefold()] = td
