@@ -292,7 +292,7 @@ class Validator:
         leads = id_text(clusters[c.LEAD_URN])
         for row, lead in leads.items():
             cid = cluster_ids[row]
-            if lead is None or lead is pd.NA:
+            if lead is None or lead is pd.NA or cid is None or cid is pd.NA:
                 continue
             cell = self.cell(c.CLUSTERS_TABLE, c.LEAD_URN, row)
             if lead not in cluster_of:

@@ -16,10 +16,6 @@ from pathlib import Path
 from defusedxml.ElementTree import fromstring, iterparse
 from openpyxl.formula.translate import Translator
 
-MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-
 
 @dataclass
 class SheetCells:
@@ -28,16 +24,48 @@ class SheetCells:
     errors: dict[str, str] = field(default_factory=dict)  # A1 -> "#DIV/0!"
 
 
-def sheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
-    """(sheet name, zip member) for every worksheet, in workbook order."""
-    workbook = fromstring(archive.read("xl/workbook.xml"))
-    rels = fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{PKG_REL}Relationship")}
+OFFICE_DOCUMENT = "/officeDocument"  # relationship type suffix, transitional and strict
+
+
+def _local(tag: str) -> str:
+    """Tag name without namespace: transitional and Strict Open XML use different ones."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _relationships(archive: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
+    """(id, type, target part) of a part's relationships, targets resolved to zip names."""
+    folder, name = posixpath.split(part)
+    rels_name = posixpath.join(folder, "_rels", f"{name}.rels")
+    if rels_name not in archive.namelist():
+        return []
     out = []
-    for sheet in workbook.iter(f"{MAIN}sheet"):
-        target = targets.get(sheet.get(f"{REL}id"), "")
-        member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-            posixpath.join("xl", target))
+    for rel in fromstring(archive.read(rels_name)).iter():
+        if _local(rel.tag) != "Relationship" or rel.get("TargetMode") == "External":
+            continue
+        target = rel.get("Target", "")
+        resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+            posixpath.join(folder, target))
+        out.append((rel.get("Id", ""), rel.get("Type", ""), resolved))
+    return out
+
+
+def sheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(sheet name, zip member) for every worksheet, in workbook order.
+
+    The workbook part is found through the package relationships (it is not always
+    xl/workbook.xml), and tags are matched by local name so Strict files work too.
+    """
+    workbook_part = next((target for _, kind, target in _relationships(archive, "")
+                          if kind.endswith(OFFICE_DOCUMENT)), "xl/workbook.xml")
+    if workbook_part not in archive.namelist():
+        return []
+    targets = {rid: target for rid, _, target in _relationships(archive, workbook_part)}
+    out = []
+    for sheet in fromstring(archive.read(workbook_part)).iter():
+        if _local(sheet.tag) != "sheet":
+            continue
+        rid = next((v for k, v in sheet.attrib.items() if _local(k) == "id"), "")
+        member = targets.get(rid, "")
         if member in archive.namelist():
             out.append((sheet.get("name", ""), member))
     return out
@@ -47,13 +75,19 @@ def scan_sheet(stream) -> SheetCells:  # noqa: ANN001 - a binary file object
     cells = SheetCells()
     shared: dict[str, tuple[str, str]] = {}  # shared formula index -> (anchor, formula)
     for _event, element in iterparse(stream, events=("end",)):
-        if element.tag != f"{MAIN}c":
-            if element.tag == f"{MAIN}row":
+        tag = _local(element.tag)
+        if tag != "c":
+            if tag == "row":
                 element.clear()
             continue
         address = element.get("r", "")
-        f = element.find(f"{MAIN}f")
-        v = element.find(f"{MAIN}v")
+        f = v = None
+        for child in element:
+            name = _local(child.tag)
+            if name == "f":
+                f = child
+            elif name == "v":
+                v = child
         kind = element.get("t")
         if f is not None:
             text = f.text or ""

@@ -58,21 +58,30 @@ def add_table(
     formats: dict[str, str] | None = None,
     widths: dict[str, float] | None = None,
     style: str = "TableStyleLight9",
+    formula_columns: Sequence[str] = (),
 ) -> tuple[int, int]:
     """Write ``rows`` under ``headers`` as an Excel table; return (first, last) data rows.
 
     ``roles`` colours a column as input, calc or output; ``formats`` sets its number format.
-    A value starting with '=' is written as a formula.
+    Text starting with '=' becomes a formula only in "calc" columns and ``formula_columns``;
+    anywhere else it is data (a cluster named "=HYPERLINK(...)") and stays text.
     """
+    from ..outputs import set_text_cell
+
     roles = roles or {}
+    live = {h for h, role in roles.items() if role == "calc"} | set(formula_columns)
     formats = formats or {}
     widths = widths or {}
     for j, header in enumerate(headers):
         ws.cell(top, left + j, header)
     for i, values in enumerate(rows, start=1):
         for j, value in enumerate(values):
-            cell = ws.cell(top + i, left + j, value)
             header = headers[j]
+            cell = ws.cell(top + i, left + j)
+            if header in live:
+                cell.value = value
+            else:
+                set_text_cell(cell, value)
             if header in roles:
                 cell.fill = ROLE_FILLS[roles[header]]
             if header in formats:

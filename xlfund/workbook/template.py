@@ -112,7 +112,7 @@ def write_cover(wb: Workbook, params: Parameters, sample: bool) -> Worksheet:
         ("Content hash", ""),
         ("Data", SAMPLE_NOTE if sample else "Council data"),
     ]
-    s.add_table(ws, "SignOff", ("Field", "Value"), rows,
+    s.add_table(ws, "SignOff", ("Field", "Value"), rows, formula_columns=("Value",),
                 widths={"Field": 18, "Value": 100}, style="TableStyleLight1")
     for row in ws.iter_rows(min_row=s.HEADER_ROW + 1, max_row=s.HEADER_ROW + len(rows),
                             min_col=2, max_col=2):
