@@ -141,10 +141,7 @@ def check_paths(paths: list[Path], *, audit: bool, jobs: int, limits: dict) -> l
     """Validate every file; each gets a Report, whatever is wrong with it."""
     from rich.progress import Progress
 
-    try:
-        from .batch import Limits, check_files
-    except ImportError:  # the isolated batch runner is optional during development
-        return [_check_in_process(p) for p in paths]
+    from .batch import Limits, check_files
 
     show = err_console.is_terminal and len(paths) > 1
     with Progress(console=err_console, disable=not show, transient=True) as progress:
@@ -152,20 +149,6 @@ def check_paths(paths: list[Path], *, audit: bool, jobs: int, limits: dict) -> l
         return check_files(paths, Limits(**{k: v for k, v in limits.items() if v is not None}),
                            jobs=jobs, audit=audit,
                            progress=lambda *_: progress.advance(task))
-
-
-def _check_in_process(path: Path):  # noqa: ANN202
-    from .findings import Finding, Report, Severity
-    from .validation import validate as run_validation
-
-    try:
-        return run_validation(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a finding
-        report = Report(str(path), unreadable=True)
-        report.findings.append(Finding("FILE000", Severity.ERROR, "", "",
-                                       f"The file could not be read: {exc}",
-                                       "Check that it is an Excel workbook (.xlsx/.xlsm)."))
-        return report
 
 
 @app.command()
@@ -184,8 +167,10 @@ def validate(
                                          help="Seconds allowed per file (default 120)."),
     max_memory: int | None = typer.Option(None, "--max-memory",
                                           help="Memory allowed per file, in MB (default 2048)."),
-    max_cells: int | None = typer.Option(None, "--max-cells",
-                                         help="Cells a sheet may claim (default 20 million)."),
+    max_cells: int | None = typer.Option(
+        None, "--max-cells",
+        help="Cells one sheet may span, rows x columns from A1 to its last value "
+        "(default 20 million)."),
 ) -> None:
     """Check workbooks before sign-off; every finding names its sheet and cell.
 
