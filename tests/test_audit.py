@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.formula.tokenizer import Tokenizer
 from openpyxl.formula.translate import Translator, TranslatorError
 from openpyxl.utils import get_column_letter
 
 from tests.conftest import SHARED, needs_libreoffice
+from tests.variants import make_variant
 from xlfund.audit import (
     AuditLimits,
     AuditUnreadable,
@@ -38,11 +39,7 @@ A1 = re.compile(r"^[A-Z]{1,3}[1-9][0-9]*$")
 def broken_copy(tmp_path: Path, template: Path, change: Callable[..., None],
                 name: str = "broken.xlsx") -> Path:
     """A copy of the template changed with openpyxl, as a user's script might."""
-    wb = load_workbook(template)
-    change(wb)
-    target = tmp_path / name
-    wb.save(target)
-    return target
+    return make_variant(template, tmp_path / name, change, recalc=False)
 
 
 def at(findings: list[Finding], code: str) -> set[str]:

@@ -11,6 +11,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.utils.cell import range_boundaries
 
 from tests.test_audit import CORPUS, corpus_files, hang_guard
+from tests.variants import make_variant
 from xlfund.allocation import allocate
 from xlfund.diff import WorkbookDiff, changed_cells, diff_workbooks
 from xlfund.errors import XlfundError
@@ -20,11 +21,7 @@ from xlfund.workbook.reader import read_workbook
 
 def edited(tmp_path: Path, template: Path, change: Callable[..., None],
            name: str = "edited.xlsx") -> Path:
-    wb = load_workbook(template)
-    change(wb)
-    target = tmp_path / name
-    wb.save(target)
-    return target
+    return make_variant(template, tmp_path / name, change, recalc=False)
 
 
 def find_row(ws, column: int, value: object) -> int:  # noqa: ANN001 - openpyxl Worksheet
