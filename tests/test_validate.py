@@ -116,9 +116,19 @@ def lead_in_other_cluster(wb):
     return "CLU004", c.CLUSTERS, cell(clusters, c.LEAD_URN, FIRST)
 
 
-BROKEN = [dup_urn, unknown_cluster, negative_pupils, fsm_above_pupils, text_in_count, blank_urn,
-          weights_off, tampered_allocation, retained_overspend, missing_column, renamed_sheet,
-          text_date_in_timeline, lead_in_other_cluster]
+def lead_school_without_cluster(wb):
+    """Found by damage testing: a blank Cluster ID on a lead school crashed the check."""
+    schools, clusters = wb[c.SCHOOLS], wb[c.CLUSTERS]
+    lead = clusters[cell(clusters, c.LEAD_URN, FIRST)].value
+    row = next(r[0].row for r in schools.iter_rows(min_row=FIRST) if r[0].value == lead)
+    schools[cell(schools, c.CLUSTER_ID, row)] = ""
+    return "CLU004", c.CLUSTERS, cell(clusters, c.LEAD_URN, FIRST)
+
+
+BROKEN = [lead_school_without_cluster, dup_urn, unknown_cluster, negative_pupils,
+          fsm_above_pupils, text_in_count, blank_urn, weights_off, tampered_allocation,
+          retained_overspend, missing_column, renamed_sheet, text_date_in_timeline,
+          lead_in_other_cluster]
 
 
 @needs_libreoffice

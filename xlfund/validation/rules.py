@@ -298,6 +298,10 @@ class Validator:
             if lead not in cluster_of:
                 self.add("CLU003", c_sheet, cell,
                          f"Cluster {cid}: lead school URN {lead} is not on the Schools sheet.")
+            elif pd.isna(cluster_of[lead]):
+                self.add("CLU004", c_sheet, cell,
+                         f"Cluster {cid}: lead school URN {lead} has no Cluster ID on the "
+                         "Schools sheet.")
             elif cluster_of[lead] != cid:
                 self.add("CLU004", c_sheet, cell,
                          f"Cluster {cid}: lead school URN {lead} belongs to cluster "
