@@ -42,6 +42,13 @@ def _id(value: Any) -> str:
     return str(id_text(pd.Series([value], dtype=object))[0])
 
 
+def _amount(value: Any) -> Fraction:
+    """A checked number cell as an exact amount; a blank cell counts as 0."""
+    if value is None or (isinstance(value, str) and not value.strip()) or pd.isna(value):
+        return Fraction(0)
+    return exact(value)
+
+
 def _pounds(value: float | Fraction | int) -> str:
     return f"£{float(value):,.0f}"
 
@@ -327,8 +334,7 @@ class Validator:
         for row, values in frame.iterrows():  # a handful of posts, not a sheet of cells
             if row in bad_rows:
                 continue
-            parts = [exact(values[col]) if not pd.isna(values[col]) else Fraction(0)
-                     for col in columns[:4]]
+            parts = [_amount(values[col]) for col in columns[:4]]
             cost = post_cost(*parts)
             total_cost += cost
             total_fte += parts[0]

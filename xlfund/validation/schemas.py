@@ -189,8 +189,8 @@ class TimelineSchema(pa.DataFrameModel):
 
     @pa.dataframe_check(name="TL002|End")
     def end_after_start(cls, df: pd.DataFrame) -> pd.Series:
-        start, end = pd.to_datetime(df["Start"], errors="coerce"), pd.to_datetime(
-            df["End"], errors="coerce")
+        start, end = (pd.to_datetime(df[col].where(is_date(df[col])), errors="coerce")
+                      for col in ("Start", "End"))
         return ~(end < start)
 
     @pa.dataframe_check(name="TL003|Start")
