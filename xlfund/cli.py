@@ -26,7 +26,8 @@ err_console = Console(stderr=True)
 
 
 def _money(value: float | int) -> str:
-    return f"£{value:,.0f}"
+    """Pounds as a finance officer writes them: -£9,461, not £-9,461."""
+    return f"-£{-value:,.0f}" if value < 0 else f"£{value:,.0f}"
 
 
 def print_allocation(outcome) -> None:  # noqa: ANN001 - JobOutcome
