@@ -8,7 +8,6 @@ openpyxl's read-only reader, so a formula cell with no cached value is known to 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 import pandas as pd
 import python_calamine as calamine
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 from ..contract import TableSpec
 
@@ -39,8 +39,6 @@ def empty_to_none(value: Any) -> Any:
 
 
 def _row_col(address: str) -> tuple[int, int]:
-    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
-
     letters, row = coordinate_from_string(address)
     return row, column_index_from_string(letters)
 
@@ -215,13 +213,6 @@ def table_from_grid(
     return TableData(name, sheet, header_row, columns, frame, found_by)
 
 
-def _parse_ref(ref: str) -> tuple[int, int, int, int]:
-    from openpyxl.utils.cell import range_boundaries
-
-    min_col, min_row, max_col, max_row = range_boundaries(ref)
-    return min_row, min_col, max_row, max_col
-
-
 def read_values(path: Path) -> WorkbookData:
     """Values and Excel tables of every sheet, with python-calamine."""
     book = calamine.CalamineWorkbook.from_path(str(path), load_tables=True) \
@@ -284,11 +275,3 @@ def read_workbook(path: str | Path, *, formulas: bool = True) -> WorkbookData:
     if formulas and path.suffix.lower() in (".xlsx", ".xlsm", ".xltx", ".xltm"):
         read_formulas(path, data)
     return data
-
-
-def to_python_date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return None
