@@ -37,7 +37,7 @@ from .money import (
     round_to_total,
     split,
 )
-from .parameters import Parameters
+from .parameters import Parameters, is_blank
 
 COUNT_COLUMNS = tuple(count for _, count, _ in c.FACTORS)
 NOTIONAL_GBP = "Notional allocation (£)"
@@ -76,17 +76,6 @@ class AllocationResult:
         )
 
 
-def _is_blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def cluster_key(value: Any) -> str:
     """Cluster IDs compare as trimmed text, so 7 and '7' and ' 7 ' are one cluster."""
     if isinstance(value, float) and value.is_integer():
@@ -96,9 +85,9 @@ def cluster_key(value: Any) -> str:
 
 def _school_label(row: dict[str, Any]) -> str:
     name = row.get(c.SCHOOL_NAME)
-    name = "" if _is_blank(name) else str(name).strip()
+    name = "" if is_blank(name) else str(name).strip()
     urn = row.get(c.URN)
-    urn_text = "" if _is_blank(urn) else cluster_key(urn)
+    urn_text = "" if is_blank(urn) else cluster_key(urn)
     if name and urn_text:
         return f"{name} (URN {urn_text})"
     return name or (f"URN {urn_text}" if urn_text else "a school with no name or URN")
@@ -132,7 +121,7 @@ def _read_schools(schools: pd.DataFrame, problems: list[str]) -> list[_School]:
     seen: dict[str, str] = {}
     for row in schools.to_dict("records"):
         label = _school_label(row)
-        if _is_blank(row.get(c.URN)):
+        if is_blank(row.get(c.URN)):
             problems.append(f"School {label} has no URN. Enter its 6-digit URN.")
             continue
         urn = cluster_key(row[c.URN])
@@ -143,13 +132,13 @@ def _read_schools(schools: pd.DataFrame, problems: list[str]) -> list[_School]:
             )
             continue
         seen[urn] = label
-        if _is_blank(row.get(c.CLUSTER_ID)):
+        if is_blank(row.get(c.CLUSTER_ID)):
             problems.append(f"School {label} has no Cluster ID. Choose its cluster.")
             continue
         counts = []
         for column in COUNT_COLUMNS:
             value = row.get(column)
-            if _is_blank(value):
+            if is_blank(value):
                 value = 0
             try:
                 number = exact(value)
@@ -165,7 +154,7 @@ def _read_schools(schools: pd.DataFrame, problems: list[str]) -> list[_School]:
                     "Pupil counts cannot be below 0."
                 )
             counts.append(number)
-        name = "" if _is_blank(row.get(c.SCHOOL_NAME)) else str(row[c.SCHOOL_NAME]).strip()
+        name = "" if is_blank(row.get(c.SCHOOL_NAME)) else str(row[c.SCHOOL_NAME]).strip()
         out.append(_School(urn, name, label, cluster_key(row[c.CLUSTER_ID]), tuple(counts)))
     return out
 
@@ -177,7 +166,7 @@ def _read_clusters(clusters: pd.DataFrame, problems: list[str]) -> list[_Cluster
     out: list[_Cluster] = []
     seen: set[str] = set()
     for row in clusters.to_dict("records"):
-        if _is_blank(row.get(c.CLUSTER_ID)):
+        if is_blank(row.get(c.CLUSTER_ID)):
             problems.append(
                 "A row of the Clusters table has no Cluster ID. Fill it in or delete it."
             )
@@ -191,10 +180,10 @@ def _read_clusters(clusters: pd.DataFrame, problems: list[str]) -> list[_Cluster
             continue
         seen.add(cluster_id)
         name = row.get(c.CLUSTER_NAME)
-        name = cluster_id if _is_blank(name) else str(name).strip()
+        name = cluster_id if is_blank(name) else str(name).strip()
         baseline_raw = row.get(c.BASELINE)
         baseline: Fraction | None = None
-        if not _is_blank(baseline_raw):
+        if not is_blank(baseline_raw):
             try:
                 baseline = exact(baseline_raw)
             except (TypeError, ValueError, ZeroDivisionError):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import Any
 
+import pandas as pd
+
 from .errors import InputError
 from .money import exact
 
@@ -118,20 +120,21 @@ class Parameters:
         return parse_parameters(raw)
 
 
-def _is_blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
+    """An empty cell as it reaches Python: None, NaN/NA, or text of only spaces."""
     if value is None:
         return True
-    if isinstance(value, str) and not value.strip():
-        return True
+    if isinstance(value, str):
+        return not value.strip()
     try:
-        return value != value  # NaN
-    except Exception:  # pragma: no cover - exotic objects
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and other containers are not blanks
         return False
 
 
 def parse_value(spec: ParameterSpec, value: Any) -> Any:
     """Convert one raw value to the parameter's type; raise ValueError with a plain reason."""
-    if _is_blank(value):
+    if is_blank(value):
         if spec.optional:
             return None
         raise ValueError("is blank")
