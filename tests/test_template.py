@@ -13,6 +13,7 @@ from tests.conftest import needs_libreoffice
 from xlfund import contract as c
 from xlfund.allocation import allocate
 from xlfund.retained import cost_posts
+from xlfund.signoff import SIGNOFF_TABLE
 from xlfund.workbook.content import content_differences, workbook_content
 from xlfund.workbook.inputs import model_inputs
 from xlfund.workbook.reader import read_workbook
@@ -124,6 +125,9 @@ def test_allocate_writes_a_new_file_and_never_touches_the_input(template_copy, t
     table = data.find_table(c.ALLOCATION_TABLE)
     assert sum(table.frame[c.ANNUAL_GBP]) == 1_500_000
     assert list(data.uncalculated_cells()) == []
+    cover = data.find_table(SIGNOFF_TABLE)
+    status_row = next(r for r in cover.frame.index if cover.frame.at[r, "Field"] == "Status")
+    assert cover.frame.at[status_row, "Value"] == c.ALLOCATED_STATUS
 
 
 def test_allocate_refuses_to_overwrite_its_input(template_copy):

@@ -72,19 +72,18 @@ def allocate_file(source: Path, output: Path, *, recalc: bool = True) -> JobOutc
     wb = load_workbook(source, keep_vba=keep_vba, keep_links=True)
     write_allocation(wb, result)
     write_schedule(wb, result)
-    if c.COVER in wb.sheetnames:
-        _set_status(wb, c.ALLOCATED_STATUS)
+    _set_status(wb, data, c.ALLOCATED_STATUS)
     with atomic_path(output) as tmp:
         wb.save(tmp)
         recalculated, note = recalculate_if_possible(tmp, recalc)
     return JobOutcome(output, result, retained, recalculated, note)
 
 
-def _set_status(wb, status: str) -> None:
-    """Set the Status field of the Cover sheet's SignOff table, wherever it is."""
-    ws = wb[c.COVER]
-    for row in ws.iter_rows():
-        for cell in row:
-            if isinstance(cell.value, str) and cell.value.strip() == "Status":
-                ws.cell(cell.row, cell.column + 1, status)
-                return
+def _set_status(wb, data, status: str) -> None:  # noqa: ANN001 - openpyxl Workbook
+    """Set Status in the Cover sheet's SignOff table, found as sign-off finds it."""
+    from .signoff import STATUS, field_cells
+
+    place = field_cells(data).get(STATUS.casefold())
+    if place is not None:
+        sheet, address = place
+        wb[sheet][address] = status
