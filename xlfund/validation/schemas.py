@@ -54,7 +54,15 @@ def _count_column(name: str) -> Series[object]:
     return pa.Field(alias=name, nullable=True)
 
 
-class SchoolsSchema(pa.DataFrameModel):
+class TableSchema(pa.DataFrameModel):
+    """Columns are read as written (object); users may add their own columns."""
+
+    class Config:
+        strict = False
+        coerce = False
+
+
+class SchoolsSchema(TableSchema):
     urn: Series[object] = pa.Field(alias=c.URN, nullable=True)
     name: Series[object] = pa.Field(alias=c.SCHOOL_NAME, nullable=True)
     phase: Series[object] = pa.Field(alias=c.PHASE, nullable=True)
@@ -63,10 +71,6 @@ class SchoolsSchema(pa.DataFrameModel):
     fsm: Series[object] = _count_column(c.FSM)
     sen: Series[object] = _count_column(c.SEN_SUPPORT)
     ehcp: Series[object] = _count_column(c.EHCP)
-
-    class Config:
-        strict = False
-        coerce = False
 
     @pa.check(c.URN, name="SCH001", ignore_na=False)
     def urn_present(cls, s: pd.Series) -> pd.Series:
@@ -132,14 +136,10 @@ def _within_roll(df: pd.DataFrame, column: str) -> pd.Series:
     return ~(count > roll)
 
 
-class ClustersSchema(pa.DataFrameModel):
+class ClustersSchema(TableSchema):
     cluster: Series[object] = pa.Field(alias=c.CLUSTER_ID, nullable=True)
     name: Series[object] = pa.Field(alias=c.CLUSTER_NAME, nullable=True)
     baseline: Series[object] = pa.Field(alias=c.BASELINE, nullable=True)
-
-    class Config:
-        strict = False
-        coerce = False
 
     @pa.check(c.CLUSTER_ID, name="CLU006", ignore_na=False)
     def id_present(cls, s: pd.Series) -> pd.Series:
@@ -160,28 +160,20 @@ class ClustersSchema(pa.DataFrameModel):
         return blank(s) | (n.notna() & (n >= 0))
 
 
-class RetainedPostsSchema(pa.DataFrameModel):
+class RetainedPostsSchema(TableSchema):
     fte: Series[object] = pa.Field(alias="FTE", nullable=True)
     salary: Series[object] = pa.Field(alias="Salary (£)", nullable=True)
     rate: Series[object] = pa.Field(alias="On-cost rate", nullable=True)
     non_pay: Series[object] = pa.Field(alias="Non-pay (£)", nullable=True)
-
-    class Config:
-        strict = False
-        coerce = False
 
     @pa.check("FTE", "Salary (£)", "On-cost rate", "Non-pay (£)", name="RET004", ignore_na=False)
     def number_not_negative(cls, s: pd.Series) -> pd.Series:
         return ~not_number(s) & ~(numeric(s) < 0)
 
 
-class TimelineSchema(pa.DataFrameModel):
+class TimelineSchema(TableSchema):
     start: Series[object] = pa.Field(alias="Start", nullable=True)
     end: Series[object] = pa.Field(alias="End", nullable=True)
-
-    class Config:
-        strict = False
-        coerce = False
 
     @pa.check("Start", "End", name="TL001", ignore_na=False)
     def real_date(cls, s: pd.Series) -> pd.Series:
@@ -199,12 +191,8 @@ class TimelineSchema(pa.DataFrameModel):
         return ~(start < start.cummax().shift(1))
 
 
-class ParametersSchema(pa.DataFrameModel):
+class ParametersSchema(TableSchema):
     key: Series[object] = pa.Field(alias=c.KEY, nullable=True)
-
-    class Config:
-        strict = False
-        coerce = False
 
     @pa.check(c.KEY, name="PAR002", ignore_na=False)
     def key_once(cls, s: pd.Series) -> pd.Series:
@@ -212,12 +200,8 @@ class ParametersSchema(pa.DataFrameModel):
         return key.isna() | ~key.duplicated(keep="first")
 
 
-class AllocationSchema(pa.DataFrameModel):
+class AllocationSchema(TableSchema):
     cluster: Series[object] = pa.Field(alias=c.CLUSTER_ID, nullable=True)
-
-    class Config:
-        strict = False
-        coerce = False
 
     @pa.check(c.CLUSTER_ID, name="ALLOC002", ignore_na=False)
     def cluster_once(cls, s: pd.Series) -> pd.Series:
