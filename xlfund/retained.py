@@ -16,6 +16,7 @@ import pandas as pd
 from . import contract as c
 from .errors import InputError
 from .money import exact, round_half_up
+from .parameters import is_blank
 
 # [public] 2013-14 employer National Insurance: 13.8% above the secondary threshold,
 # less the 3.4% contracted-out rebate for members of the LGPS or Teachers' Pension Scheme
@@ -102,7 +103,7 @@ class RetainedResult:
 
 def _number(value: Any, post: str, column: str, problems: list[str]) -> Fraction:
     try:
-        if value is None or (isinstance(value, float) and value != value) or value == "":
+        if is_blank(value):
             return Fraction(0)
         number = exact(value)
     except (TypeError, ValueError, ZeroDivisionError):

@@ -18,9 +18,9 @@ from .. import contract as c
 from ..allocation import allocate
 from ..errors import InputError
 from ..findings import Finding, Severity, finding
-from ..money import exact
+from ..money import split
 from ..parameters import SPECS, SPECS_BY_KEY, WEIGHT_KEYS, Parameters, check_values, parse_value
-from ..retained import post_cost
+from ..retained import cost_posts
 from ..workbook.reader import TableData, WorkbookData
 from .schemas import SCHEMAS, failures, id_text, numeric
 
@@ -40,13 +40,6 @@ def _show(value: Any) -> str:
 
 def _id(value: Any) -> str:
     return str(id_text(pd.Series([value], dtype=object))[0])
-
-
-def _amount(value: Any) -> Fraction:
-    """A checked number cell as an exact amount; a blank cell counts as 0."""
-    if value is None or (isinstance(value, str) and not value.strip()) or pd.isna(value):
-        return Fraction(0)
-    return exact(value)
 
 
 def _pounds(value: float | Fraction | int) -> str:
@@ -330,24 +323,23 @@ class Validator:
         columns = ("FTE", "Salary (£)", "On-cost rate", "Non-pay (£)", "Annual cost (£)")
         if frame is None or frame.empty or any(col not in frame for col in columns):
             return
-        total_cost, total_fte = 0, Fraction(0)
-        for row, values in frame.iterrows():  # a handful of posts, not a sheet of cells
-            if row in bad_rows:
-                continue
-            parts = [_amount(values[col]) for col in columns[:4]]
-            cost = post_cost(*parts)
-            total_cost += cost
-            total_fte += parts[0]
-            shown = values["Annual cost (£)"]
+        pot = 0 if self.params is None else split(self.params.total_funding,
+                                                  self.params.delegated_share)[1]
+        try:
+            costed = cost_posts(frame.drop(index=list(bad_rows)), pot)
+        except InputError:  # every such figure is already a RET004 finding
+            return
+        for row, cost in costed.posts["Annual cost (£)"].items():
+            post = frame.at[row, "Post"] if "Post" in frame else row
+            shown = frame.at[row, "Annual cost (£)"]
             shown_n = numeric(pd.Series([shown]))[0]
             if pd.isna(shown_n) or shown_n != cost:
                 self.add("RET001", table.sheet, self.cell(spec, "Annual cost (£)", row),
-                         f"Post '{values.get('Post')}': Annual cost shows {_show(shown)}, but "
-                         f"FTE x Salary x (1 + On-cost rate) + Non-pay is {_pounds(cost)}.")
+                         f"Post '{post}': Annual cost shows {_show(shown)}, "
+                         f"but FTE x Salary x (1 + On-cost rate) + Non-pay is {_pounds(cost)}.")
+        total_cost, total_fte = costed.total_cost, costed.total_fte
         if self.params is not None and not bad_rows:
-            from ..money import split
-
-            _, retained = split(self.params.total_funding, self.params.delegated_share)
+            retained = pot
             if total_cost > retained:
                 self.add("RET002", table.sheet, table.header_cell(table.column("Annual cost (£)")),
                          f"The retained posts cost {_pounds(total_cost)} a year, "
