@@ -42,6 +42,7 @@ from .parameters import SPECS_BY_KEY, Parameters, parse_parameters
 from .retained import cost_posts
 from .workbook.reader import table_from_grid
 from .workbook.style import DATETIME
+from .workbook.template import excel_value
 
 ALLOCATED_STATUS = c.ALLOCATED_STATUS
 # xlwings' Office.js runtime converts a range argument cell by cell, and outside Pyodide
@@ -208,17 +209,11 @@ def _allocation(schools: Any, clusters: Any, parameters: Any) -> AllocationResul
 
 def _cell_value(value: Any) -> Any:
     """A result value as Excel should show it: blanks blank, whole numbers as int."""
+    value = excel_value(value)
     if value is None:
         return ""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float):
-        if value != value:
-            return ""
-        if value.is_integer() and abs(value) < 2**53:
-            return int(value)
-    if isinstance(value, Fraction):
-        return int(value) if value.denominator == 1 else float(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
     return value
 
 

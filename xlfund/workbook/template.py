@@ -83,15 +83,14 @@ def _abs(column: int, row: int) -> str:
     return f"${get_column_letter(column)}${row}"
 
 
-def _excel_value(value: Any) -> Any:
+def excel_value(value: Any) -> Any:
+    """A value as a cell takes it: plain Python numbers, None for blanks (NaN included)."""
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
     if isinstance(value, Fraction):
         return int(value) if value.denominator == 1 else float(value)
-    if value is None:
-        return None
     if isinstance(value, float) and value != value:
         return None
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
     return value
 
 
@@ -143,7 +142,7 @@ def write_parameters(wb: Workbook, params: Parameters) -> Worksheet:
     rows = []
     formats = {}
     for spec in SPECS:
-        value = _excel_value(values[spec.key])
+        value = excel_value(values[spec.key])
         rows.append((spec.key, spec.label, value, spec.unit, spec.reference))
         formats[spec.key] = {"money": s.POUNDS, "share": s.PERCENT, "signed_share": s.PERCENT,
                              "date": s.DATE, "number": "0.0", "text": s.TEXT}[spec.kind]
@@ -183,7 +182,7 @@ def write_schools(wb: Workbook, schools: pd.DataFrame) -> tuple[Worksheet, int, 
     s.sheet_heading(ws, "Schools", "One row per school. Pupils on roll may include halves "
                     "for part-time pupils. Choose each school's cluster from the drop-down.")
     headers = c.SCHOOLS_TABLE.columns
-    rows = [[_excel_value(r.get(h)) for h in headers] for r in schools.to_dict("records")]
+    rows = [[excel_value(r.get(h)) for h in headers] for r in schools.to_dict("records")]
     roles = {h: "input" for h in headers if h != c.DATA_NOTE}
     first, last = s.add_table(ws, "Schools", headers, rows, roles=roles, formats=SCHOOL_FORMATS,
                               widths={c.SCHOOL_NAME: 44, c.PHASE: 20, c.DATA_NOTE: 28})
@@ -218,7 +217,7 @@ def write_clusters(wb: Workbook, clusters: pd.DataFrame, school_rows: tuple[int,
     rows = []
     for i, r in enumerate(clusters.to_dict("records")):
         row_number = s.HEADER_ROW + 1 + i
-        rows.append([*(_excel_value(r.get(h)) for h in c.CLUSTERS_TABLE.columns),
+        rows.append([*(excel_value(r.get(h)) for h in c.CLUSTERS_TABLE.columns),
                      f"=COUNTIF({sid},A{row_number})", f"=SUMIF({sid},A{row_number},{spupils})"])
     roles = {h: "input" for h in c.CLUSTERS_TABLE.columns}
     roles.update({"Schools in cluster": "calc", "Pupils in cluster": "calc"})
@@ -271,7 +270,7 @@ def write_allocation(wb: Workbook, result: AllocationResult) -> Worksheet:
                     "Written by xlfund from the Parameters, Schools and Clusters sheets: do "
                     "not type here. Totals and checks below the table are Excel formulas.")
     headers = c.ALLOCATION_TABLE.columns
-    rows = [[_excel_value(v) for v in r] for r in result.clusters[list(headers)].itertuples(
+    rows = [[excel_value(v) for v in r] for r in result.clusters[list(headers)].itertuples(
         index=False)]
     roles = {h: "output" for h in headers}
     first, last = s.add_table(ws, "Allocation", headers, rows, roles=roles,
@@ -318,7 +317,7 @@ def write_schedule(wb: Workbook, result: AllocationResult) -> Worksheet:
     rows = []
     for i, r in enumerate(frame.itertuples(index=False)):
         row_number = s.HEADER_ROW + 1 + i
-        values = [_excel_value(v) for v in r][:-1]
+        values = [excel_value(v) for v in r][:-1]
         if months:
             a, b = get_column_letter(3), get_column_letter(2 + len(months))
             values.append(f"=SUM({a}{row_number}:{b}{row_number})")
@@ -349,7 +348,7 @@ def write_retained(wb: Workbook, posts: pd.DataFrame) -> Worksheet:
     rows = []
     for i, r in enumerate(posts.to_dict("records")):
         n = s.HEADER_ROW + 1 + i
-        values = [_excel_value(r.get(h)) for h in headers]
+        values = [excel_value(r.get(h)) for h in headers]
         values[headers.index("Annual cost (£)")] = f"=ROUND(D{n}*E{n}*(1+F{n})+G{n},0)"
         rows.append(values)
     roles = {h: "input" for h in headers}
